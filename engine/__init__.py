@@ -1,0 +1,38 @@
+"""avgate: an antivirus scan engine for Python with a native core."""
+from ._matcher import Matcher, MatchStream
+from .errors import (
+    REASONS,
+    ContentSize,
+    CorruptFile,
+    DecompressLayer,
+    EngineNotReady,
+    InternalError,
+    OutOfResources,
+    PasswordFile,
+    ScanError,
+    ScanTimeout,
+    TooManyRequests,
+)
+from .result import Detection, Problem, ScanResult, ScanStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Matcher",
+    "MatchStream",
+    "REASONS",
+    "ScanError",
+    "EngineNotReady",
+    "CorruptFile",
+    "DecompressLayer",
+    "PasswordFile",
+    "ContentSize",
+    "TooManyRequests",
+    "ScanTimeout",
+    "OutOfResources",
+    "InternalError",
+    "Detection",
+    "Problem",
+    "ScanResult",
+    "ScanStats",
+]
