@@ -1,5 +1,10 @@
 """avgate: an antivirus scan engine for Python with a native core."""
 from ._matcher import Matcher, MatchStream
+from .database import Database, DatabaseError
+from .engine import Engine, ScanStream
+from .governor import ScanLimits
+from .policy import Decision
+from .profile import Profile
 from .errors import (
     REASONS,
     ContentSize,
@@ -18,6 +23,13 @@ from .result import Detection, Problem, ScanResult, ScanStats
 __version__ = "0.1.0"
 
 __all__ = [
+    "Engine",
+    "ScanStream",
+    "Database",
+    "DatabaseError",
+    "Profile",
+    "Decision",
+    "ScanLimits",
     "Matcher",
     "MatchStream",
     "REASONS",

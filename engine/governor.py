@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
-from .errors import ContentSize, DecompressLayer, OutOfResources, ScanTimeout
+from .errors import ContentSize, DecompressLayer, EngineNotReady, OutOfResources, ScanTimeout, TooManyRequests
 
-__all__ = ["ScanLimits", "MemoryBudget", "ScanBudget", "MiB"]
+__all__ = ["ScanLimits", "MemoryBudget", "ScanBudget", "Governor", "MiB"]
 
 MiB = 1 << 20
 
@@ -124,3 +124,47 @@ class ScanBudget:
         finally:
             self.reserved -= nbytes
             self.memory.release(nbytes)
+
+
+class Governor:
+    """Engine-wide admission: readiness, a concurrency limit that never
+    queues, and the memory budget the admitted scans share."""
+
+    def __init__(self, max_concurrent: Optional[int] = None, memory_budget: Optional[int] = None) -> None:
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.max_concurrent = max_concurrent
+        self.memory = MemoryBudget(memory_budget)
+        self._active = 0
+        self._lock = threading.Lock()
+        self._ready = True
+        self._not_ready_detail = ""
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def set_ready(self, ready: bool, detail: str = "") -> None:
+        self._ready = ready
+        self._not_ready_detail = detail
+
+    @contextmanager
+    def admit(self, path: str = "") -> Iterator[None]:
+        """Hold one of the engine's scan slots for the block, or fail at once."""
+        with self._lock:
+            if not self._ready:
+                raise EngineNotReady(self._not_ready_detail or "signature database is still loading", path)
+            if self.max_concurrent is not None and self._active >= self.max_concurrent:
+                raise TooManyRequests(
+                    f"{self._active} scans running, the engine admits {self.max_concurrent}", path
+                )
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1

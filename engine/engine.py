@@ -1,0 +1,264 @@
+"""The Engine: compile once, scan many, from threads or asyncio.
+
+    engine = avgate.Engine()                       # the shipped database
+    result = engine.scan_file("upload.zip")
+    print(result.verdict, result.decision)
+
+Every scan ends in a ScanResult with a Decision, even when it could not
+finish: admission failures (too-many-requests, engine-not-ready) and errors
+inside the scan become fallback reasons, never exceptions.
+"""
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+
+from . import scanner
+from .content import Source
+from .database import Database
+from .errors import ScanError
+from .governor import Governor, ScanBudget
+from .policy import decide
+from .profile import Profile
+from .result import Problem, ScanResult
+from .stats import Stats
+
+__all__ = ["Engine", "ScanStream"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+DatabaseSpec = Union[None, Database, PathLike, Sequence[PathLike]]
+
+
+class Engine:
+    """A scan engine: a signature database, a profile, a governor.
+
+    `database`: a Database, signature file(s) or directory(ies), or None for
+    the shipped default. With ``background=True`` the database loads in a
+    thread and scans admitted meanwhile end as engine-not-ready.
+    `max_concurrent`: scans admitted at once (more fail at once as
+    too-many-requests). `memory_budget`: bytes the running scans may reserve
+    together (spools, buffers), else out-of-resources.
+    """
+
+    def __init__(
+        self,
+        database: DatabaseSpec = None,
+        profile: Optional[Profile] = None,
+        *,
+        max_concurrent: Optional[int] = None,
+        memory_budget: Optional[int] = None,
+        background: bool = False,
+        all_matches: bool = False,
+    ) -> None:
+        self.profile = profile or Profile()
+        self.governor = Governor(max_concurrent, memory_budget)
+        self.all_matches = all_matches
+        self._stats = Stats()
+        self._db: Optional[Database] = None
+        self._loader: Optional[threading.Thread] = None
+        self._load_error: Optional[BaseException] = None
+        self._swap_lock = threading.Lock()
+        self.reload(database, background=background)
+
+    # -- the database ------------------------------------------------------
+
+    @property
+    def database(self) -> Database:
+        """The database scans use now (waits for a cold-start load)."""
+        self.wait_ready()
+        assert self._db is not None
+        return self._db
+
+    def reload(self, database: DatabaseSpec = None, *, background: bool = False) -> None:
+        """Load a database and swap it in atomically. Until a first database
+        is loaded, scans fail as engine-not-ready; afterwards the old one
+        keeps serving until the new one is ready."""
+
+        def load() -> None:
+            try:
+                db = database if isinstance(database, Database) else (
+                    Database.default() if database is None else Database.load(database)
+                )
+            except BaseException as exc:  # reported by wait_ready / admission
+                self._load_error = exc
+                if self._db is None:
+                    self.governor.set_ready(False, f"signature database failed to load: {exc}")
+                return
+            with self._swap_lock:
+                self._db = db
+                self._load_error = None
+            self.governor.set_ready(True)
+
+        if self._db is None:
+            self.governor.set_ready(False, "signature database is still loading")
+        if background:
+            self._loader = threading.Thread(target=load, name="avgate-db-load", daemon=True)
+            self._loader.start()
+        else:
+            load()
+            if self._load_error is not None:
+                raise self._load_error
+
+    def wait_ready(self, timeout: Optional[float] = None) -> bool:
+        """Wait for a background load; re-raises its error."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
+            if loader.is_alive():
+                return False
+        if self._load_error is not None and self._db is None:
+            raise self._load_error
+        return self._db is not None
+
+    # -- scanning ----------------------------------------------------------
+
+    def _scan(self, source: Source, name: str) -> ScanResult:
+        try:
+            with self.governor.admit(name):
+                db = self._db
+                assert db is not None
+                budget = ScanBudget(self.profile.limits(), self.governor.memory)
+                result = scanner.scan_source(source, name, db, budget, self.all_matches)
+        except ScanError as exc:  # not admitted
+            result = ScanResult(path=name, errors=[Problem(exc.reason, exc.path or name, exc.detail)])
+        result.decision = decide(result, self.profile)
+        self._stats.record(result)
+        return result
+
+    def scan_file(self, path: PathLike) -> ScanResult:
+        return self._scan(os.fspath(path), os.fspath(path))
+
+    def scan_bytes(self, data: Union[bytes, bytearray, memoryview], name: str = "bytes") -> ScanResult:
+        return self._scan(data, name)
+
+    def scan_fileobj(self, fileobj: Any, name: Optional[str] = None) -> ScanResult:
+        return self._scan(fileobj, name or getattr(fileobj, "name", None) or "stream")
+
+    def scan_path(
+        self,
+        path: PathLike,
+        *,
+        exclude: Iterable[str] = (),
+        follow_symlinks: bool = False,
+    ) -> Iterator[ScanResult]:
+        """Scan a file, or every file under a directory (recursively)."""
+        for file in iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks):
+            yield self.scan_file(file)
+
+    def stream(self, name: str = "stream") -> "ScanStream":
+        """Incremental scan for content that arrives in pieces."""
+        return ScanStream(self, name)
+
+    # -- asyncio -----------------------------------------------------------
+
+    async def scan_file_async(self, path: PathLike) -> ScanResult:
+        return await asyncio.to_thread(self.scan_file, path)
+
+    async def scan_bytes_async(self, data: Union[bytes, bytearray, memoryview], name: str = "bytes") -> ScanResult:
+        return await asyncio.to_thread(self.scan_bytes, data, name)
+
+    async def scan_fileobj_async(self, fileobj: Any, name: Optional[str] = None) -> ScanResult:
+        return await asyncio.to_thread(self.scan_fileobj, fileobj, name)
+
+    # -- facts -------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.snapshot()
+
+
+def iter_files(path: PathLike, *, exclude: Iterable[str] = (), follow_symlinks: bool = False) -> Iterator[str]:
+    """Files under `path` in a stable order; `exclude` globs match the path
+    or any of its names; symlinks are skipped unless followed."""
+    patterns = list(exclude)
+
+    def excluded(p: str) -> bool:
+        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(os.path.basename(p), pat) for pat in patterns)
+
+    root = os.fspath(path)
+    if not os.path.isdir(root) or (os.path.islink(root) and not follow_symlinks):
+        if not excluded(root):
+            yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        dirnames[:] = sorted(d for d in dirnames if not excluded(os.path.join(dirpath, d)))
+        for name in sorted(filenames):
+            file = os.path.join(dirpath, name)
+            if excluded(file) or (os.path.islink(file) and not follow_symlinks):
+                continue
+            yield file
+
+
+_END = object()
+
+
+class ScanStream:
+    """Push content as it arrives: ``with engine.stream(name) as s:
+    s.feed(chunk) ...`` then ``s.result``. The walk runs in a helper thread
+    that pulls the fed chunks, so containers are opened as they stream; the
+    queue between them is short, which bounds memory."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.result: Optional[ScanResult] = None
+        self._chunks: "queue.Queue[Any]" = queue.Queue(maxsize=4)
+        self._worker: Optional[threading.Thread] = None
+        self._done = threading.Event()
+
+    def _pull(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._chunks.get()
+            if chunk is _END:
+                return
+            yield chunk
+
+    def _run(self) -> None:
+        try:
+            self.result = self.engine._scan(self._pull(), self.name)
+        finally:
+            self._done.set()
+            # drain what the walk did not read (it stopped early)
+            while True:
+                try:
+                    if self._chunks.get_nowait() is _END:
+                        break
+                except queue.Empty:
+                    break
+
+    def __enter__(self) -> "ScanStream":
+        self._worker = threading.Thread(target=self._run, name=f"avgate-stream-{self.name}", daemon=True)
+        self._worker.start()
+        return self
+
+    def feed(self, chunk: Union[bytes, bytearray, memoryview]) -> None:
+        if self._worker is None:
+            raise RuntimeError("use the stream in a with block")
+        data = bytes(chunk)
+        while not self._done.is_set():
+            try:
+                self._chunks.put(data, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+        # the scan already ended (a detection or an error): the rest is not needed
+
+    def close(self) -> ScanResult:
+        if self._worker is None:
+            raise RuntimeError("use the stream in a with block")
+        while not self._done.is_set():
+            try:
+                self._chunks.put(_END, timeout=0.05)
+                break
+            except queue.Full:
+                continue
+        self._worker.join()
+        assert self.result is not None
+        return self.result
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
