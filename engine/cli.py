@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from . import __version__
+from . import __version__, cli_db, cli_profile
 from .database import Database, DatabaseError
 from .engine import Engine
 from .result import ScanResult
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="signature file or directory (repeatable; default: the shipped database)")
     scan.add_argument("--no-summary", action="store_true", help="do not print the summary")
     scan.set_defaults(func=cmd_scan)
+
+    cli_db.add_commands(commands)
+    cli_profile.add_commands(commands)
 
     version = commands.add_parser("version", help="engine and database versions")
     version.add_argument("-d", "--database", action="append", metavar="PATH")
