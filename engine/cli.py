@@ -1,6 +1,6 @@
 """The `avgate` command.
 
-    avgate scan PATH...        scan files and directories, clamscan-style output
+    avgate scan [PATH ...|-]   scan files, directories, stdin; clamscan-style output
     avgate db info|compile     the signature database (cli_db.py)
     avgate profile show|check  profiles (cli_profile.py)
     avgate version
@@ -11,62 +11,222 @@ found, 2 a fallback blocked or an error.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import sys
 import time
-from typing import Optional, Sequence
+from collections import Counter
+from typing import Any, Iterable, Iterator, Optional, Sequence, TextIO
 
 from . import __version__, cli_db, cli_profile
 from .database import Database, DatabaseError
-from .engine import Engine
+from .engine import Engine, iter_files
+from .parallel import scan_files_in_workers, worker_count
+from .profile import Profile
 from .result import ScanResult
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A bad option value; printed as `avgate: ...`, exit 2."""
+
+
+# -- loading what a command needs ---------------------------------------------
 
 
 def load_database(paths: Optional[Sequence[str]]) -> Database:
     return Database.load(paths) if paths else Database.default()
 
 
-def result_line(result: ScanResult) -> str:
+def load_profile(spec: Optional[str]) -> Profile:
+    """FILE or FILE:NAME (the only or the named profile in FILE)."""
+    if not spec:
+        return Profile()
+    from . import profile as profile_module
+
+    path, _, name = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
+    loader = getattr(profile_module, "load_profiles", None)
+    if loader is None:
+        raise UsageError("profiles cannot be loaded from files in this build")
+    profiles = loader(path)
+    if name:
+        if name not in profiles:
+            raise UsageError(f"{path}: no profile named {name!r} (has: {', '.join(profiles) or 'none'})")
+        return profiles[name]
+    if len(profiles) != 1:
+        raise UsageError(f"{path} holds {len(profiles)} profiles; name one as {path}:NAME")
+    return next(iter(profiles.values()))
+
+
+def make_engine(database: Optional[Sequence[str]], profile: Optional[str], all_matches: bool) -> Engine:
+    """Module level so worker processes can build the same engine."""
+    return Engine(load_database(database), load_profile(profile), all_matches=all_matches)
+
+
+# -- output --------------------------------------------------------------------
+
+
+def result_lines(result: ScanResult) -> list[str]:
+    """clamscan-style: `path: NAME FOUND`, `path: OK`, `path: REASON ACTION`."""
     if result.detections:
-        return "\n".join(f"{d.path}: {d.name} FOUND" for d in result.detections)
+        return [f"{d.path}: {d.name} FOUND" for d in result.detections]
     if result.errors:
-        action = result.decision.action if result.decision is not None else "block"
-        return "\n".join(f"{e.path}: {e.reason} {action.upper()}" for e in result.errors)
-    return f"{result.path}: OK"
+        action = (result.decision.action if result.decision is not None else "block").upper()
+        return [f"{e.path}: {e.reason} {action}" for e in result.errors]
+    return [f"{result.path}: OK"]
+
+
+def result_json(result: ScanResult) -> str:
+    data = result.to_dict()
+    record = {
+        "path": data["path"],
+        "verdict": data["verdict"],
+        "detections": data["detections"],
+        "errors": data["errors"],
+        "decision": data.get("decision"),
+        "bytes": data["stats"]["bytes_scanned"],
+        "seconds": round(data["stats"]["seconds"], 6),
+    }
+    return json.dumps(record, sort_keys=False)
+
+
+class Summary:
+    def __init__(self) -> None:
+        self.files = 0
+        self.infected = 0
+        self.blocked = 0
+        self.bytes = 0
+        self.fallbacks: Counter[str] = Counter()
+        self.started = time.perf_counter()
+
+    def add(self, result: ScanResult) -> None:
+        self.files += 1
+        self.bytes += result.stats.bytes_scanned
+        if result.detections:
+            self.infected += 1
+        else:
+            for reason in dict.fromkeys(e.reason for e in result.errors):
+                self.fallbacks[reason] += 1
+            if result.decision is not None and result.decision.action == "block":
+                self.blocked += 1
+
+    def exit_code(self) -> int:
+        if self.infected:
+            return EXIT_FOUND
+        return EXIT_ERROR if self.blocked else EXIT_CLEAN
+
+    def print(self, out: TextIO, signatures: int) -> None:
+        seconds = time.perf_counter() - self.started
+        rate = self.bytes / seconds / 1e6 if seconds > 0 else 0.0
+        print("\n----------- SCAN SUMMARY -----------", file=out)
+        print(f"Known signatures: {signatures}", file=out)
+        print(f"Scanned files: {self.files}", file=out)
+        print(f"Infected files: {self.infected}", file=out)
+        fallbacks = ", ".join(f"{reason} {n}" for reason, n in sorted(self.fallbacks.items())) or "none"
+        print(f"Fallbacks: {fallbacks}", file=out)
+        print(f"Blocked by fallback: {self.blocked}", file=out)
+        print(f"Data scanned: {self.bytes / 1e6:.2f} MB", file=out)
+        print(f"Time: {seconds:.3f} sec ({rate:.1f} MB/s)", file=out)
+
+
+class Progress:
+    """A progress bar on stderr when it is a terminal (files, bytes, rate, ETA)."""
+
+    def __init__(self, files: list[str], enabled: bool) -> None:
+        self.bar: Any = None
+        if not enabled:
+            return
+        from tqdm import tqdm  # imported only for terminals: it costs start-up time
+
+        total = 0
+        for f in files:
+            try:
+                total += os.path.getsize(f)
+            except OSError:
+                pass
+        self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                        dynamic_ncols=True, leave=False, desc=f"{len(files)} files")
+        self.done = 0
+        self.count = len(files)
+
+    def update(self, path: str) -> None:
+        if self.bar is None:
+            return
+        self.done += 1
+        try:
+            self.bar.update(os.path.getsize(path))
+        except OSError:
+            pass
+        self.bar.set_description(f"{self.done}/{self.count} files", refresh=False)
+
+    def write(self, text: str) -> None:
+        if self.bar is None:
+            print(text, flush=True)
+        else:
+            self.bar.write(text, file=sys.stdout)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def collect_files(paths: Iterable[str], exclude: Sequence[str], follow_symlinks: bool) -> Iterator[str]:
+    for path in paths:
+        if not os.path.lexists(path):
+            raise UsageError(f"{path}: no such file or directory")
+        yield from iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
     try:
-        engine = Engine(load_database(args.database))
-    except (DatabaseError, OSError) as exc:
+        engine = make_engine(args.database, args.profile, args.all_match)
+        summary = Summary()
+        paths = args.paths or ["."]
+        stdin_wanted = "-" in paths
+        files = list(collect_files([p for p in paths if p != "-"], args.exclude, args.follow_symlinks))
+    except (DatabaseError, UsageError, OSError, ValueError) as exc:
         print(f"avgate: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    files = found = blocked = 0
-    scanned = 0
-    for path in args.paths:
-        for result in engine.scan_path(path):
-            files += 1
-            scanned += result.stats.bytes_scanned
-            if result.detections:
-                found += 1
-            elif result.decision is not None and result.decision.action == "block":
-                blocked += 1
-            print(result_line(result), flush=True)
-    if not args.no_summary:
-        seconds = time.perf_counter() - started
-        print("\n----------- SCAN SUMMARY -----------")
-        print(f"Scanned files: {files}")
-        print(f"Infected files: {found}")
-        print(f"Blocked by fallback: {blocked}")
-        print(f"Data scanned: {scanned / 1e6:.2f} MB")
-        print(f"Time: {seconds:.3f} sec")
-    if found:
-        return EXIT_FOUND
-    return EXIT_ERROR if blocked else EXIT_CLEAN
+
+    show_progress = sys.stderr.isatty() and not (args.quiet or args.json or args.no_progress)
+    progress = Progress(files, show_progress)
+
+    def report(result: ScanResult) -> None:
+        summary.add(result)
+        progress.update(result.path)
+        if args.quiet and not result.detections and not result.errors:
+            return
+        if args.json:
+            progress.write(result_json(result))
+        elif not (args.infected and not result.detections and not result.errors):
+            for line in result_lines(result):
+                progress.write(line)
+
+    try:
+        if stdin_wanted:
+            report(engine.scan_fileobj(sys.stdin.buffer, name="stdin"))
+        jobs = worker_count(args.jobs)
+        if jobs > 1 and len(files) > 1:
+            factory = functools.partial(make_engine, args.database, args.profile, args.all_match)
+            for result in scan_files_in_workers(factory, files, jobs):
+                report(result)
+        else:
+            for file in files:
+                report(engine.scan_file(file))
+    except KeyboardInterrupt:
+        progress.close()
+        return 130
+    progress.close()
+    if not (args.no_summary or args.quiet or args.json):
+        summary.print(sys.stdout, engine.database.signature_count)
+    return summary.exit_code()
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -75,32 +235,72 @@ def cmd_version(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+SCAN_EPILOG = """\
+output: one line per file, as clamscan prints them:
+  PATH: NAME FOUND          a signature matched (PATH names the layer inside containers)
+  PATH: OK                  nothing found, nothing blocked
+  PATH: REASON ACTION       the scan could not finish there (a fallback reason) and the
+                            profile's action for it (BLOCK, LOG-AND-PERMIT, PERMIT)
+exit codes: 0 nothing found and nothing blocked, 1 something found,
+            2 a fallback blocked or an error
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avgate", description="Antivirus scan engine with a native core.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    scan = commands.add_parser("scan", help="scan files and directories", description="Scan files and directories.")
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (scanned recursively)")
+    scan = commands.add_parser(
+        "scan", help="scan files, directories or stdin", description="Scan files, directories (recursively) or stdin.",
+        epilog=SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: the current directory); - reads stdin")
     scan.add_argument("-d", "--database", action="append", metavar="PATH",
-                      help="signature file or directory (repeatable; default: the shipped database)")
+                      help="signature file or directory; repeatable (default: the shipped database)")
+    scan.add_argument("--profile", metavar="FILE[:NAME]",
+                      help="profile (TOML or Junos-style) deciding limits and fallback actions; "
+                           "NAME picks one of several profiles in FILE")
+    scan.add_argument("-j", "--jobs", type=int, metavar="N",
+                      help="worker processes (default: the number of cores); they share the compiled "
+                           "database through memory-mapped tables")
+    scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                      help="skip files and directories whose path or name matches GLOB; repeatable")
+    scan.add_argument("--follow-symlinks", action="store_true", help="follow symbolic links (default: skip them)")
+    scan.add_argument("--json", action="store_true",
+                      help="one JSON object per file (path, verdict, detections, errors, decision, bytes, "
+                           "seconds) instead of text lines and summary")
+    scan.add_argument("-i", "--infected", action="store_true",
+                      help="print only files with a detection or a fallback")
+    scan.add_argument("--all-match", action="store_true",
+                      help="report every matching signature, not only the first one per file")
     scan.add_argument("--no-summary", action="store_true", help="do not print the summary")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    scan.add_argument("-q", "--quiet", action="store_true",
+                      help="print only detections and fallbacks; no summary, no progress bar")
     scan.set_defaults(func=cmd_scan)
 
     cli_db.add_commands(commands)
     cli_profile.add_commands(commands)
 
-    version = commands.add_parser("version", help="engine and database versions")
-    version.add_argument("-d", "--database", action="append", metavar="PATH")
+    version = commands.add_parser("version", help="engine and database versions",
+                                  description="Print the engine version and the database's signature count.")
+    version.add_argument("-d", "--database", action="append", metavar="PATH",
+                         help="signature file or directory; repeatable (default: the shipped database)")
     version.set_defaults(func=cmd_version)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
+        print("avgate: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":
