@@ -76,7 +76,7 @@ static uint32_t *key_counts_slot(key_counts *kc, uint64_t key) {
  * to watch for: each window's expected hits in ordinary data times the
  * entries a hit must check (1 + other patterns registering the same key). */
 static uint32_t cheapest_stretch(const uint8_t *p, size_t plen, uint32_t q, uint32_t step,
-                                 key_counts *shared, double *cost) {
+                                 key_counts *shared, double *checks) {
     size_t n_windows = plen - q + 1;
     double best = 0, sum = 0;
     uint32_t best_start = 0;
@@ -92,7 +92,11 @@ static uint32_t cheapest_stretch(const uint8_t *p, size_t plen, uint32_t q, uint
             best_start = (uint32_t)(j + 1 - step);
         }
     }
-    *cost = best;
+    /* What watching the chosen stretch costs by itself: expected checks per
+     * byte (each sampled position, one in `step`, meets one of its windows). */
+    double own = 0;
+    for (uint32_t j = 0; j < step; j++) own += window_weight(p + best_start + j, q);
+    *checks = own / step;
     return best_start;
 }
 
@@ -124,7 +128,7 @@ static int class_of_len(size_t plen) {
  * over every byte costs, when that group needs a pass of its own. */
 #define DEMOTE_ABOVE 6e-8
 #define DEMOTE_GAIN 4.0
-#define PASS_COST 0.1
+#define PASS_COST 0.25
 
 
 void avg_compiled_free(avg_compiled *c) {
@@ -280,7 +284,6 @@ int avg_compile(const uint8_t *bytes, const uint64_t *offsets, uint32_t n,
             double cost, low_cost;
             const avg_group *g = &m->groups[gi];
             stretch[p] = cheapest_stretch(pat, plen, g->q, g->step, counts, &cost);
-            cost /= g->step;
             if (gi != low_group && cost > DEMOTE_ABOVE) {
                 uint32_t at = cheapest_stretch(pat, plen, 2, 1, counts, &low_cost);
                 if (low_cost * DEMOTE_GAIN < cost) {
