@@ -4,7 +4,7 @@ from .database import Database, DatabaseError
 from .engine import Engine, ScanStream
 from .governor import ScanLimits
 from .policy import Decision
-from .profile import Profile
+from .profile import Notice, Profile, ProfileError
 from .errors import (
     REASONS,
     ContentSize,
@@ -28,6 +28,8 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Profile",
+    "ProfileError",
+    "Notice",
     "Decision",
     "ScanLimits",
     "Matcher",

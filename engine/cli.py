@@ -16,15 +16,15 @@ import json
 import os
 import sys
 import time
-from collections import Counter
 from typing import Any, Iterable, Iterator, Optional, Sequence, TextIO
 
 from . import __version__, cli_db, cli_profile
 from .database import Database, DatabaseError
 from .engine import Engine, iter_files
 from .parallel import scan_files_in_workers, worker_count
-from .profile import Profile
+from .profile import Profile, ProfileError
 from .result import ScanResult
+from .stats import Stats, summary_lines
 
 __all__ = ["main", "build_parser"]
 
@@ -43,23 +43,13 @@ def load_database(paths: Optional[Sequence[str]]) -> Database:
 
 
 def load_profile(spec: Optional[str]) -> Profile:
-    """FILE or FILE:NAME (the only or the named profile in FILE)."""
+    """FILE or FILE:NAME (the only, or the named, profile in FILE)."""
     if not spec:
         return Profile()
-    from . import profile as profile_module
-
-    path, _, name = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
-    loader = getattr(profile_module, "load_profiles", None)
-    if loader is None:
-        raise UsageError("profiles cannot be loaded from files in this build")
-    profiles = loader(path)
-    if name:
-        if name not in profiles:
-            raise UsageError(f"{path}: no profile named {name!r} (has: {', '.join(profiles) or 'none'})")
-        return profiles[name]
-    if len(profiles) != 1:
-        raise UsageError(f"{path} holds {len(profiles)} profiles; name one as {path}:NAME")
-    return next(iter(profiles.values()))
+    path, name = spec, None
+    if not os.path.exists(spec) and ":" in spec:
+        path, name = spec.rsplit(":", 1)
+    return Profile.load(path, name)
 
 
 def make_engine(database: Optional[Sequence[str]], profile: Optional[str], all_matches: bool) -> Engine:
@@ -95,41 +85,35 @@ def result_json(result: ScanResult) -> str:
 
 
 class Summary:
+    """The scan's counters (the gateway's statistics, stats.py) plus what a
+    command-line summary adds: time and rate."""
+
     def __init__(self) -> None:
-        self.files = 0
-        self.infected = 0
-        self.blocked = 0
-        self.bytes = 0
-        self.fallbacks: Counter[str] = Counter()
+        self.stats = Stats()
         self.started = time.perf_counter()
 
     def add(self, result: ScanResult) -> None:
-        self.files += 1
-        self.bytes += result.stats.bytes_scanned
-        if result.detections:
-            self.infected += 1
-        else:
-            for reason in dict.fromkeys(e.reason for e in result.errors):
-                self.fallbacks[reason] += 1
-            if result.decision is not None and result.decision.action == "block":
-                self.blocked += 1
+        self.stats.record(result)
 
     def exit_code(self) -> int:
-        if self.infected:
+        snapshot = self.stats.snapshot()
+        if snapshot["threat_found"]:
             return EXIT_FOUND
-        return EXIT_ERROR if self.blocked else EXIT_CLEAN
+        return EXIT_ERROR if snapshot["fallback_actions"]["block"] else EXIT_CLEAN
 
     def print(self, out: TextIO, signatures: int) -> None:
+        snapshot = self.stats.snapshot()
         seconds = time.perf_counter() - self.started
-        rate = self.bytes / seconds / 1e6 if seconds > 0 else 0.0
+        data = snapshot["bytes_scanned"]
+        rate = data / seconds / 1e6 if seconds > 0 else 0.0
         print("\n----------- SCAN SUMMARY -----------", file=out)
         print(f"Known signatures: {signatures}", file=out)
-        print(f"Scanned files: {self.files}", file=out)
-        print(f"Infected files: {self.infected}", file=out)
-        fallbacks = ", ".join(f"{reason} {n}" for reason, n in sorted(self.fallbacks.items())) or "none"
-        print(f"Fallbacks: {fallbacks}", file=out)
-        print(f"Blocked by fallback: {self.blocked}", file=out)
-        print(f"Data scanned: {self.bytes / 1e6:.2f} MB", file=out)
+        print(f"Scanned files: {snapshot['scan_requests']}", file=out)
+        print(f"Infected files: {snapshot['threat_found']}", file=out)
+        print(f"Blocked by fallback: {snapshot['fallback_actions']['block']}", file=out)
+        for line in summary_lines(snapshot):
+            print(line, file=out)
+        print(f"Data scanned: {data / 1e6:.2f} MB", file=out)
         print(f"Time: {seconds:.3f} sec ({rate:.1f} MB/s)", file=out)
 
 
@@ -191,7 +175,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         paths = args.paths or ["."]
         stdin_wanted = "-" in paths
         files = list(collect_files([p for p in paths if p != "-"], args.exclude, args.follow_symlinks))
-    except (DatabaseError, UsageError, OSError, ValueError) as exc:
+    except (DatabaseError, ProfileError, UsageError, OSError, ValueError) as exc:
         print(f"avgate: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

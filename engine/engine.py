@@ -18,11 +18,11 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
-from . import scanner
+from . import content, scanner
 from .content import Source
 from .database import Database
 from .errors import ScanError
-from .governor import Governor, ScanBudget
+from .governor import Governor, MiB, ScanBudget
 from .policy import decide
 from .profile import Profile
 from .result import Problem, ScanResult
@@ -42,7 +42,9 @@ class Engine:
     thread and scans admitted meanwhile end as engine-not-ready.
     `max_concurrent`: scans admitted at once (more fail at once as
     too-many-requests). `memory_budget`: bytes the running scans may reserve
-    together (spools, buffers), else out-of-resources.
+    together (spools, buffers), else out-of-resources; each scan holds its
+    working buffers (scan_working_set()) from it while it runs.
+    `profile` may be replaced between scans; a scan keeps the one it began with.
     """
 
     def __init__(
@@ -117,16 +119,25 @@ class Engine:
 
     # -- scanning ----------------------------------------------------------
 
-    def _scan(self, source: Source, name: str) -> ScanResult:
+    def _new_budget(self, profile: Optional[Profile] = None) -> ScanBudget:
+        return ScanBudget((profile or self.profile).limits(), self.governor.memory)
+
+    def _scan(self, source: Source, name: str, budget: Optional[ScanBudget] = None) -> ScanResult:
+        profile = self.profile  # one profile decides the whole scan, even if swapped meanwhile
         try:
             with self.governor.admit(name):
                 db = self._db
                 assert db is not None
-                budget = ScanBudget(self.profile.limits(), self.governor.memory)
-                result = scanner.scan_source(source, name, db, budget, self.all_matches)
-        except ScanError as exc:  # not admitted
+                budget = budget or self._new_budget(profile)
+                try:
+                    # the scan's working buffers count against the shared budget
+                    budget.acquire(scan_working_set(), "scan buffers")
+                    result = scanner.scan_source(source, name, db, budget, self.all_matches)
+                finally:
+                    budget.release_all()
+        except ScanError as exc:  # not admitted, or no memory for its buffers
             result = ScanResult(path=name, errors=[Problem(exc.reason, exc.path or name, exc.detail)])
-        result.decision = decide(result, self.profile)
+        result.decision = decide(result, profile)
         self._stats.record(result)
         return result
 
@@ -168,7 +179,16 @@ class Engine:
     # -- facts -------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        return self._stats.snapshot()
+        """Counters (stats.Stats.snapshot) plus the governor's state under
+        "engine" (ready, active_scans, max_concurrent, memory_used,
+        memory_budget)."""
+        return {**self._stats.snapshot(), "engine": self.governor.snapshot()}
+
+
+def scan_working_set() -> int:
+    """Bytes one scan reserves from the memory budget for its buffers (the
+    content walk's chunk size); spools and decoders reserve their own."""
+    return int(getattr(content, "CHUNK_SIZE", MiB))
 
 
 def iter_files(path: PathLike, *, exclude: Iterable[str] = (), follow_symlinks: bool = False) -> Iterator[str]:
@@ -209,17 +229,27 @@ class ScanStream:
         self._chunks: "queue.Queue[Any]" = queue.Queue(maxsize=4)
         self._worker: Optional[threading.Thread] = None
         self._done = threading.Event()
+        self._budget: Optional[ScanBudget] = None
 
     def _pull(self) -> Iterator[bytes]:
+        budget = self._budget
+        assert budget is not None
         while True:
-            chunk = self._chunks.get()
+            # a client that stops sending must not hold the scan past its deadline
+            wait = budget.remaining()
+            try:
+                chunk = self._chunks.get(timeout=None if wait is None else max(wait, 0.0))
+            except queue.Empty:
+                budget.check_deadline(self.name)
+                continue
             if chunk is _END:
                 return
             yield chunk
 
     def _run(self) -> None:
         try:
-            self.result = self.engine._scan(self._pull(), self.name)
+            self._budget = self.engine._new_budget()
+            self.result = self.engine._scan(self._pull(), self.name, self._budget)
         finally:
             self._done.set()
             # drain what the walk did not read (it stopped early)

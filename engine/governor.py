@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .errors import ContentSize, DecompressLayer, EngineNotReady, OutOfResources, ScanTimeout, TooManyRequests
 
@@ -37,8 +37,11 @@ class MemoryBudget:
     may hold together. A reservation past the budget is refused at once."""
 
     def __init__(self, limit: Optional[int]) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError("memory budget must not be negative")
         self.limit = limit
         self._used = 0
+        self.peak = 0  # the most ever held at once
         self._lock = threading.Lock()
 
     @property
@@ -46,6 +49,8 @@ class MemoryBudget:
         return self._used
 
     def acquire(self, nbytes: int, what: str = "") -> None:
+        if nbytes < 0:
+            raise ValueError("cannot reserve a negative number of bytes")
         with self._lock:
             if self.limit is not None and self._used + nbytes > self.limit:
                 raise OutOfResources(
@@ -53,6 +58,7 @@ class MemoryBudget:
                     f"{self._used} of {self.limit} bytes in use"
                 )
             self._used += nbytes
+            self.peak = max(self.peak, self._used)
 
     def release(self, nbytes: int) -> None:
         with self._lock:
@@ -80,6 +86,10 @@ class ScanBudget:
 
     def elapsed(self) -> float:
         return self._clock() - self.started
+
+    def remaining(self) -> Optional[float]:
+        """Seconds until the deadline (negative once past), None without one."""
+        return None if self.deadline is None else self.deadline - self._clock()
 
     def check_deadline(self, path: str = "") -> None:
         if self.deadline is not None and self._clock() > self.deadline:
@@ -114,16 +124,27 @@ class ScanBudget:
     @contextmanager
     def reserve(self, nbytes: int, what: str = "") -> Iterator[None]:
         """Hold `nbytes` of the engine's memory budget for the block."""
-        if self.memory is None:
-            yield
-            return
-        self.memory.acquire(nbytes, what)
-        self.reserved += nbytes
+        self.acquire(nbytes, what)
         try:
             yield
         finally:
-            self.reserved -= nbytes
+            self.release(nbytes)
+
+    def acquire(self, nbytes: int, what: str = "") -> None:
+        """Reserve memory that grows in steps (a spool being written); the
+        engine releases whatever a scan still holds when it ends."""
+        if self.memory is not None:
+            self.memory.acquire(nbytes, what)
+        self.reserved += nbytes
+
+    def release(self, nbytes: int) -> None:
+        nbytes = min(nbytes, self.reserved)
+        self.reserved -= nbytes
+        if self.memory is not None:
             self.memory.release(nbytes)
+
+    def release_all(self) -> None:
+        self.release(self.reserved)
 
 
 class Governor:
@@ -151,6 +172,16 @@ class Governor:
     def set_ready(self, ready: bool, detail: str = "") -> None:
         self._ready = ready
         self._not_ready_detail = detail
+
+    def snapshot(self) -> dict[str, Any]:
+        """Engine-wide facts for stats(): readiness, slots, memory."""
+        return {
+            "ready": self._ready,
+            "active_scans": self._active,
+            "max_concurrent": self.max_concurrent,
+            "memory_used": self.memory.used,
+            "memory_budget": self.memory.limit,
+        }
 
     @contextmanager
     def admit(self, path: str = "") -> Iterator[None]:
