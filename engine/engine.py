@@ -10,7 +10,6 @@ inside the scan become fallback reasons, never exceptions.
 """
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import os
 import queue
@@ -166,14 +165,22 @@ class Engine:
         return ScanStream(self, name)
 
     # -- asyncio -----------------------------------------------------------
+    # (asyncio is imported where used: the caller's loop has loaded it already,
+    # and a command-line scan should not pay for it at start-up)
 
     async def scan_file_async(self, path: PathLike) -> ScanResult:
+        import asyncio
+
         return await asyncio.to_thread(self.scan_file, path)
 
     async def scan_bytes_async(self, data: Union[bytes, bytearray, memoryview], name: str = "bytes") -> ScanResult:
+        import asyncio
+
         return await asyncio.to_thread(self.scan_bytes, data, name)
 
     async def scan_fileobj_async(self, fileobj: Any, name: Optional[str] = None) -> ScanResult:
+        import asyncio
+
         return await asyncio.to_thread(self.scan_fileobj, fileobj, name)
 
     # -- facts -------------------------------------------------------------
