@@ -30,6 +30,15 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
     ),
+    # Body-signature verification. It drives the anchor matcher from C, so it
+    # links its own copy of the matcher's C files (hidden symbols, no clash).
+    Extension(
+        "avgate._sigs",
+        sources=["engine/_sigs.pyx"] + sorted(glob.glob("csrc/sigs/*.c")) + sorted(glob.glob("csrc/*.c")),
+        include_dirs=["csrc", "csrc/sigs", numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=compile_args,
+    ),
 ]
 
 setup(
