@@ -38,8 +38,12 @@ class UsageError(Exception):
 # -- loading what a command needs ---------------------------------------------
 
 
-def load_database(paths: Optional[Sequence[str]]) -> Database:
-    return Database.load(paths) if paths else Database.default()
+def load_database(args: argparse.Namespace) -> Database:
+    """The database a command's -d/--lenient/--cache-dir/--no-cache options name."""
+    options: dict[str, Any] = {"strict": not args.lenient, "cache_dir": args.cache_dir}
+    if args.no_cache:
+        options["cache"] = False
+    return Database.load(args.database, **options) if args.database else Database.default(**options)
 
 
 def load_profile(spec: Optional[str]) -> Profile:
@@ -52,9 +56,10 @@ def load_profile(spec: Optional[str]) -> Profile:
     return Profile.load(path, name)
 
 
-def make_engine(database: Optional[Sequence[str]], profile: Optional[str], all_matches: bool) -> Engine:
-    """Module level so worker processes can build the same engine."""
-    return Engine(load_database(database), load_profile(profile), all_matches=all_matches)
+def make_engine(args: argparse.Namespace) -> Engine:
+    """Module level so worker processes can build the same engine (from the
+    cache the parent's load wrote: a map, not a compile)."""
+    return Engine(load_database(args), load_profile(args.profile), all_matches=args.all_match)
 
 
 # -- output --------------------------------------------------------------------
@@ -170,7 +175,7 @@ def collect_files(paths: Iterable[str], exclude: Sequence[str], follow_symlinks:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     try:
-        engine = make_engine(args.database, args.profile, args.all_match)
+        engine = make_engine(args)
         summary = Summary()
         paths = args.paths or ["."]
         stdin_wanted = "-" in paths
@@ -198,7 +203,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             report(engine.scan_fileobj(sys.stdin.buffer, name="stdin"))
         jobs = worker_count(args.jobs)
         if jobs > 1 and len(files) > 1:
-            factory = functools.partial(make_engine, args.database, args.profile, args.all_match)
+            factory = functools.partial(make_engine, args)
             for result in scan_files_in_workers(factory, files, jobs):
                 report(result)
         else:
@@ -214,9 +219,34 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    db = load_database(args.database)
-    print(f"avgate {__version__}, {db.signature_count} signatures")
+    try:
+        db = load_database(args)
+    except (DatabaseError, OSError) as exc:
+        print(f"avgate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    from ._matcher import kernel
+
+    print(f"avgate {__version__} (matcher kernel: {kernel()})")
+    versions = ", ".join(f"{os.path.basename(v['path'])} version {v['version']} ({v['build_time']})"
+                         for v in db.versions)
+    print(f"database: {db.signature_count} signatures from {len(db.sources)} file(s)"
+          + (f"; {versions}" if versions else ""))
     return EXIT_CLEAN
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-d", "--database", action="append", metavar="PATH",
+                        help="signature file or directory (.ndb .hdb .hsb .fp .sfp .ign2 .cvd .cld); "
+                             "repeatable (default: the shipped database)")
+    parser.add_argument("--lenient", action="store_true",
+                        help="skip malformed signature lines (counted, see `avgate db info`) instead of "
+                             "stopping at the first one")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", metavar="DIR",
+                       help="where compiled databases are cached (default: $AVGATE_CACHE_DIR, else "
+                            "$XDG_CACHE_HOME/avgate, else ~/.cache/avgate)")
+    cache.add_argument("--no-cache", action="store_true",
+                       help="compile the database from its sources, neither reading nor writing the cache")
 
 
 SCAN_EPILOG = """\
@@ -239,8 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SCAN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: the current directory); - reads stdin")
-    scan.add_argument("-d", "--database", action="append", metavar="PATH",
-                      help="signature file or directory; repeatable (default: the shipped database)")
+    add_database_options(scan)
     scan.add_argument("--profile", metavar="FILE[:NAME]",
                       help="profile (TOML or Junos-style) deciding limits and fallback actions; "
                            "NAME picks one of several profiles in FILE")
@@ -268,8 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = commands.add_parser("version", help="engine and database versions",
                                   description="Print the engine version and the database's signature count.")
-    version.add_argument("-d", "--database", action="append", metavar="PATH",
-                         help="signature file or directory; repeatable (default: the shipped database)")
+    add_database_options(version)
     version.set_defaults(func=cmd_version)
     return parser
 

@@ -124,6 +124,18 @@ def test_missing_path_and_bad_database_are_errors(tmp_path: Path) -> None:
     assert avgate("scan", "-j", "0", str(tmp_path)).returncode == 2
 
 
+def test_lenient_database_skips_malformed_lines(tmp_path: Path) -> None:
+    db = tmp_path / "mixed.ndb"
+    db.write_text("Broken.Line:0:*:zz-not-hex\n" + "Good.Sig:0:*:" + b"good-marker".hex() + "\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x").write_bytes(b"..good-marker..")
+    strict = avgate("scan", "--no-summary", "-d", str(db), str(tmp_path / "data"))
+    assert strict.returncode == 2 and f"{db}:1".encode() in strict.stderr
+    lenient = avgate("scan", "--no-summary", "--lenient", "--no-cache", "-d", str(db), str(tmp_path / "data"))
+    assert lenient.returncode == 1, lenient.stderr
+    assert lines(lenient) == [f"{tmp_path / 'data' / 'x'}: Good.Sig FOUND"]
+
+
 def test_database_option_replaces_the_default(tmp_path: Path) -> None:
     db = tmp_path / "mine.ndb"
     db.write_text("My.Own.Sig:0:*:" + b"secret-marker".hex() + "\n")
