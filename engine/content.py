@@ -1,39 +1,61 @@
-"""What a byte stream is, and how to open it.
+"""The content walk: what a byte stream is, and how to open it, layer by layer.
 
-FIRST SLICE (issue 2): the input is read flat, in chunks, as one node.
-Issue 4 replaces this with the layered walk (libarchive containers, raw
-compressed streams, MIME), keeping the contract:
+Contract (used by scanner.py):
 
     walk(source, name, visitor, budget)
 
 - `source`: a path, a bytes-like object, a binary file object, or an
   iterable of byte chunks.
-- For each node (layer 0 = the input): ``sink = visitor.begin(path, layer)``,
-  then ``sink.feed(chunk)`` for its bytes, then ``sink.end()``.
+- For each node: ``sink = visitor.begin(path, layer)``, then
+  ``sink.feed(chunk)`` for its bytes, then ``sink.end()``. Sinks of nested
+  nodes are open at the same time (a zip's own bytes are still streaming
+  while its entries are scanned).
 - A problem that does not end the scan: ``visitor.problem(ScanError)``.
-- An error that ends the scan: raise the ScanError.
-- Stop as soon as ``visitor.stopped`` is true.
-- Charge the budget: ``budget.count_input`` for layer-0 bytes,
-  ``budget.check_layer`` / ``budget.count_file`` for nodes;
-  ``sink.feed`` charges scanned bytes and checks the deadline itself.
+- An error that ends the scan (content-size, timeout, out-of-resources):
+  raised as the ScanError.
+- The walk stops as soon as ``visitor.stopped`` is true.
+- The budget is charged as the bytes flow: ``count_input`` for the input's
+  bytes, ``count_file`` for every entry, part and message,
+  ``check_deadline`` between blocks and entries; ``sink.feed`` charges the
+  scanned bytes (scan-size-limit) itself.
+
+Layers: layer 0 is the input. Every archive entry, decoded stream, MIME part
+and mbox message is one layer deeper than the node it came from. A node whose
+children would be deeper than decompress-layer-limit is not opened: its bytes
+are scanned as they are and a decompress-layer problem names it.
+
+What is a node, and what are its bytes:
+- the input, each archive entry (regular files only), each MIME leaf part
+  (decoded), each attached message and each mbox message: its own bytes;
+- a container's own bytes (a zip, a tar, a mail) are scanned as its node
+  while its entries are walked; that is how a signature in a stored entry,
+  a tar header or a mail's text is still found;
+- a decoded stream is a node (``x.gz//x``) when its content is not an
+  archive; when it is (``docs.tar.gz``), the decoded stream is transparent:
+  it still counts as a layer, but the archive's entries are named directly
+  under the compressed file (``docs.tar.gz//payload.exe``) and the decoded
+  archive bytes are not scanned a second time as a whole.
+
+Nothing is extracted to disk; a 7z (which needs seeking) is spooled to a
+bounded temporary file, or read from the input file itself.
 """
 from __future__ import annotations
 
-import os
-from typing import IO, Any, Iterable, Iterator, Protocol, Union
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Protocol
 
+from . import containers, decoders, mail
+from .blocks import CHUNK_SIZE, BlockSource, InputSource, LayerError, Sink, Stopped, Tee, open_source
+from .errors import ContentSize, DecompressLayer, OutOfResources, ScanError
 from .governor import ScanBudget
+from .prefetch import PREFETCH_MIN_SIZE, Prefetched
+from .sniff import DATA, F_ARCHIVE, F_COMPRESSED, F_MAIL, F_MBOX, F_SEEKABLE, F_TEXT, HEAD_SIZE, Kind, sniff
 
-__all__ = ["Source", "walk", "CHUNK_SIZE", "Visitor", "Sink"]
+__all__ = ["Source", "walk", "Walker", "CHUNK_SIZE", "Visitor", "Sink"]
 
-CHUNK_SIZE = 1 << 20
+_ARCHIVE_FAMILIES = (F_ARCHIVE, F_SEEKABLE, F_COMPRESSED)
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Iterable[bytes]]
-
-
-class Sink(Protocol):
-    def feed(self, chunk: Union[bytes, memoryview]) -> None: ...
-    def end(self) -> None: ...
+Source = Any  # str | os.PathLike | bytes-like | binary file object | Iterable[bytes]
 
 
 class Visitor(Protocol):
@@ -43,29 +65,140 @@ class Visitor(Protocol):
     def problem(self, error: Any) -> None: ...
 
 
-def _chunks(source: Source) -> Iterator[Union[bytes, memoryview]]:
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
-            yield from _chunks(f)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        view = memoryview(source).cast("B")
-        for i in range(0, len(view), CHUNK_SIZE):
-            yield view[i : i + CHUNK_SIZE]
-    elif hasattr(source, "read"):
-        while True:
-            chunk = source.read(CHUNK_SIZE)  # type: ignore[union-attr]
-            if not chunk:
-                return
-            yield chunk
-    else:
-        yield from source  # type: ignore[misc]
-
-
 def walk(source: Source, name: str, visitor: Visitor, budget: ScanBudget) -> None:
-    sink = visitor.begin(name, 0)
-    for chunk in _chunks(source):
-        budget.count_input(len(chunk), name)
-        sink.feed(chunk)
-        if visitor.stopped:
-            break
-    sink.end()
+    root = open_source(source, name, budget)
+    try:
+        Walker(visitor, budget, root).node(root, name, 0)
+    except Stopped:
+        pass
+    except LayerError as exc:  # no owner above the input: report it
+        visitor.problem(exc.error)
+    finally:
+        root.close()
+
+
+class Walker:
+    """One walk: dispatches every node to the opener of its kind."""
+
+    def __init__(self, visitor: Visitor, budget: ScanBudget, root: Optional[InputSource] = None) -> None:
+        self.visitor = visitor
+        self.budget = budget
+        self.limit = budget.limits.decompress_layer_limit
+        self._root = root  # the input: its own file, which a 7z is read from
+
+    def check(self, path: str = "") -> None:
+        """Between blocks and entries: stop early, or time out."""
+        if self.visitor.stopped:
+            raise Stopped
+        self.budget.check_deadline(path)
+
+    def problem(self, error: ScanError) -> None:
+        self.visitor.problem(error)
+
+    @contextmanager
+    def reserve(self, nbytes: int, what: str, path: str) -> Iterator[None]:
+        """Hold `nbytes` of the engine's memory budget; a refusal names `path`."""
+        try:
+            with self.budget.reserve(nbytes, what):
+                yield
+        except OutOfResources as exc:
+            exc.path = exc.path or path
+            raise
+
+    def expect(self, size: int, path: str) -> None:
+        """A node declares `size` bytes (its entry header says so).
+        When they cannot fit in what is left of scan-size-limit the scan ends
+        now as content-size, before a bomb is inflated: scanning would end
+        the same way, only later."""
+        limit = self.budget.limits.scan_size_limit
+        if limit is not None and self.budget.scanned_bytes + size > limit:
+            raise ContentSize(
+                f"declares {size} bytes; {max(0, limit - self.budget.scanned_bytes)} bytes of "
+                f"scan-size-limit ({limit}) are left", path)
+
+    def node(
+        self,
+        src: BlockSource,
+        path: str,
+        layer: int,
+        kind: Optional[Kind] = None,
+        container_path: Optional[str] = None,
+    ) -> None:
+        """Walk one node. `kind` is a hint from the container (a MIME part's
+        type); the content's own type wins when it is an archive or a
+        compressed stream. `container_path` is set for a decoded stream: if
+        its content is an archive, the decoded stream is transparent and the
+        entries go under `container_path`."""
+        self.check(path)
+        tee = Tee(src, self.visitor, self.budget, path)
+        sniffed = sniff(tee.peek(HEAD_SIZE))
+        # A hint (a MIME type) only says how to read plain content: what the
+        # bytes say wins, so a zip labelled text/plain is still opened.
+        if kind is None or sniffed.family in _ARCHIVE_FAMILIES:
+            kind = sniffed
+        if kind.family not in (F_TEXT, DATA.family) and layer + 1 > self.limit:
+            self.problem(DecompressLayer(
+                f"{kind.name} content would be layer {layer + 1}, deeper than "
+                f"decompress-layer-limit {self.limit}", path))
+            kind = DATA
+        if container_path is not None and kind.family in (F_ARCHIVE, F_SEEKABLE) and not kind.weak:
+            self._transparent(kind, tee, container_path, layer)
+            return
+        sink = self.visitor.begin(path, layer)
+        tee.sink = sink
+        if kind is not DATA:
+            self._open(kind, tee, path, layer)  # False (a weak magic was wrong): plain data
+        tee.drain()
+        sink.end()
+
+    def _transparent(self, kind: Kind, tee: Tee, container_path: str, layer: int) -> None:
+        """A decoded archive: its entries go under the compressed file, and
+        it has no node of its own."""
+        self._open(kind, tee, container_path, layer)
+        # What the archive left unread (padding, or the rest of a damaged one) is
+        # decompressed all the same: it counts against scan-size-limit, so a bomb
+        # behind a broken tar header ends as content-size, not as an endless inflate.
+        while True:
+            block = tee.read()
+            if not block:
+                return
+            self.budget.count_scanned(len(block), container_path)
+
+    def _open(self, kind: Kind, tee: Tee, path: str, layer: int) -> bool:
+        family = kind.family
+        if family == F_ARCHIVE:
+            return containers.walk_archive(self, tee, kind, path, layer)
+        if family == F_SEEKABLE:
+            file_path = self._root.path if self._root is not None and layer == 0 and tee.consumed == 0 else None
+            containers.walk_seekable(self, tee, kind, path, layer, file_path)
+            return True
+        if family == F_COMPRESSED:
+            self._decode(kind, tee, path, layer)
+            return True
+        if family == F_MAIL:
+            mail.walk_message(self, tee, path, layer)
+            return True
+        if family == F_MBOX:
+            mail.walk_mbox(self, tee, path, layer)
+            return True
+        if family == F_TEXT:
+            mail.walk_text(self, tee, path, layer)
+            return True
+        return False
+
+    def _decode(self, kind: Kind, tee: Tee, path: str, layer: int) -> None:
+        decoder: Any = decoders.open_decoder(kind, tee, path, self.problem)
+        if decoder is None:
+            return
+        decoded_path = containers.child_path(path, decoders.decoded_name(path, kind))
+        size = tee.size_hint()
+        if kind.name in decoders.THREADABLE and size is not None and size >= PREFETCH_MIN_SIZE:
+            decoder = Prefetched(tee, lambda source, report: decoders.open_decoder(kind, source, path, report),
+                                 self.problem, decoder.memory)
+        try:
+            with self.reserve(decoder.memory, f"{kind.name} decoder", path), decoder:
+                self.node(decoder, decoded_path, layer + 1, container_path=path)
+        except LayerError as exc:
+            if exc.origin is not decoder:
+                raise
+            self.problem(exc.error)
