@@ -204,7 +204,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         jobs = worker_count(args.jobs)
         if jobs > 1 and len(files) > 1:
             factory = functools.partial(make_engine, args)
-            for result in scan_files_in_workers(factory, files, jobs):
+            for result in scan_files_in_workers(factory, files, jobs, engine):
                 report(result)
         else:
             for file in files:

@@ -199,25 +199,48 @@ def scan_working_set() -> int:
 
 
 def iter_files(path: PathLike, *, exclude: Iterable[str] = (), follow_symlinks: bool = False) -> Iterator[str]:
-    """Files under `path` in a stable order; `exclude` globs match the path
-    or any of its names; symlinks are skipped unless followed."""
+    """Regular files under `path`, in a stable (sorted) order. `exclude` globs
+    match a path or its last name; symbolic links are skipped unless
+    followed (then each directory is walked once, so link loops end);
+    sockets, FIFOs and devices are never opened."""
     patterns = list(exclude)
 
     def excluded(p: str) -> bool:
-        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(os.path.basename(p), pat) for pat in patterns)
+        return bool(patterns) and any(
+            fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(os.path.basename(p), pat) for pat in patterns
+        )
 
     root = os.fspath(path)
-    if not os.path.isdir(root) or (os.path.islink(root) and not follow_symlinks):
-        if not excluded(root):
-            yield root
+    if excluded(root):
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
-        dirnames[:] = sorted(d for d in dirnames if not excluded(os.path.join(dirpath, d)))
-        for name in sorted(filenames):
-            file = os.path.join(dirpath, name)
-            if excluded(file) or (os.path.islink(file) and not follow_symlinks):
+    if not os.path.isdir(root) or (os.path.islink(root) and not follow_symlinks):
+        yield root  # named explicitly: scanned whatever it is
+        return
+    seen: set[tuple[int, int]] = set()
+
+    def walk(directory: str) -> Iterator[str]:
+        info = os.stat(directory)
+        if (info.st_dev, info.st_ino) in seen:
+            return
+        seen.add((info.st_dev, info.st_ino))
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            return
+        # DirEntry answers from the directory listing itself: no stat per file
+        for entry in entries:
+            if excluded(entry.path) or (entry.is_symlink() and not follow_symlinks):
                 continue
-            yield file
+            try:
+                if entry.is_dir(follow_symlinks=follow_symlinks):
+                    yield from walk(entry.path)
+                elif entry.is_file(follow_symlinks=follow_symlinks):
+                    yield entry.path
+            except OSError:
+                continue
+
+    yield from walk(root)
 
 
 _END = object()

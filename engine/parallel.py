@@ -21,27 +21,56 @@ _worker_engine: Any = None
 
 def _init_worker(make_engine: Callable[[], Any]) -> None:
     global _worker_engine
-    _worker_engine = make_engine()
+    if _worker_engine is None:  # forked workers inherit the parent's engine
+        _worker_engine = make_engine()
 
 
-def _scan_one(path: str) -> ScanResult:
-    return _worker_engine.scan_file(path)
+def _scan_batch(paths: list[str]) -> list[ScanResult]:
+    return [_worker_engine.scan_file(path) for path in paths]
+
+
+def batches(files: Iterable[str], max_bytes: int = 8 << 20, max_files: int = 64) -> Iterator[list[str]]:
+    """Consecutive files grouped into tasks of similar work: small files
+    travel together (one round trip each batch), a big file goes alone (two
+    big neighbours in one batch would leave the other worker idle)."""
+    batch: list[str] = []
+    size = 0
+    for path in files:
+        try:
+            n = os.path.getsize(path)
+        except OSError:
+            n = 0
+        if batch and (size + n > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += n
+    if batch:
+        yield batch
 
 
 def scan_files_in_workers(
     make_engine: Callable[[], Any],
     files: Iterable[str],
     jobs: int,
-    chunksize: int = 8,
+    engine: Any = None,
 ) -> Iterator[ScanResult]:
     """Yield one ScanResult per file, in input order. `make_engine` must be
-    picklable (a module-level function or a functools.partial of one)."""
+    picklable (a module-level function or a functools.partial of one); with
+    fork, workers use `engine` (the parent's, already loaded) instead."""
+    global _worker_engine
     # fork where it exists: workers start in milliseconds and share the
-    # parent's already-mapped tables; spawn elsewhere.
+    # parent's loaded database page by page; spawn elsewhere.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(make_engine,)) as pool:
-        yield from pool.map(_scan_one, files, chunksize=chunksize)
+    _worker_engine = engine if method == "fork" else None
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(make_engine,)) as pool:
+            for results in pool.map(_scan_batch, batches(files)):
+                yield from results
+    finally:
+        _worker_engine = None
 
 
 def default_jobs() -> int:

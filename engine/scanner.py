@@ -63,7 +63,9 @@ class ScanVisitor:
         return NodeSink(self, path, layer)
 
     def detect(self, detection: Detection) -> None:
-        self.result.detections.append(detection)
+        # Like clamscan: the first detection decides; the rest only with all_matches.
+        if self.all_matches or not self.result.detections:
+            self.result.detections.append(detection)
 
     def problem(self, error: ScanError) -> None:
         self.result.errors.append(Problem(error.reason, error.path, error.detail))

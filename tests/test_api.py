@@ -131,3 +131,20 @@ def test_custom_database_from_files(tmp_path: Path) -> None:
     assert engine.scan_bytes(EICAR).verdict == "clean"  # the default database is not loaded
     with pytest.raises(avgate.DatabaseError):
         avgate.Engine(database=tmp_path / "missing.ndb")
+
+
+def test_scan_path_skips_fifos_and_survives_symlink_loops(engine: avgate.Engine, tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f.bin").write_bytes(LITERAL)
+    os.mkfifo(tmp_path / "d" / "pipe")  # opening it would block the scan forever
+    (tmp_path / "d" / "loop").symlink_to(tmp_path)  # a directory link back to the top
+    names = [Path(r.path).name for r in engine.scan_path(tmp_path, follow_symlinks=True)]
+    assert names == ["f.bin"]
+    assert [Path(r.path).name for r in engine.scan_path(tmp_path)] == ["f.bin"]
+
+
+def test_first_detection_decides_unless_all_matches(tmp_path: Path) -> None:
+    data = EICAR + b" and " + LITERAL
+    assert len(avgate.Engine().scan_bytes(data).detections) == 1
+    names = [d.name for d in avgate.Engine(all_matches=True).scan_bytes(data).detections]
+    assert sorted(names) == ["Avgate.Test.Literal-1", "Win.Test.EICAR_NDB-1"]
