@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "matcher_internal.h"
+#include "tail.h"
 
 /* ---- match buffers ------------------------------------------------------ */
 
@@ -175,17 +176,7 @@ int avg_stream_feed(avg_stream *s, const uint8_t *chunk, size_t len) {
         rc = scan_block(&body);
     }
 
-    /* Keep the last `keep` bytes of tail + chunk. */
-    if (len >= keep) {
-        memcpy(s->tail, chunk + len - keep, keep);
-        s->tail_len = keep;
-    } else {
-        size_t total = s->tail_len + len;
-        size_t drop = total > keep ? total - keep : 0;
-        memmove(s->tail, s->tail + drop, s->tail_len - drop);
-        memcpy(s->tail + s->tail_len - drop, chunk, len);
-        s->tail_len = total - drop;
-    }
+    avg_keep_tail(s->tail, &s->tail_len, keep, chunk, len);
     s->consumed += len;
     sort_matches(&s->matches, from);
     return rc;

@@ -28,6 +28,8 @@ from typing import Iterator, Mapping, Optional
 
 import libarchive
 
+import avgate
+
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_NDB = "Win.Test.EICAR_NDB-1"
 EICAR_HDB = "Win.Test.EICAR_HDB-1"
@@ -455,3 +457,13 @@ def tar_gz_stream(chunk: bytes, count: int, name: str = "big.bin") -> Iterator[b
     crc = zlib.crc32(trailer, crc)
     total = len(header) + size + len(trailer)
     yield tail + struct.pack("<II", crc, total & 0xFFFFFFFF)
+
+
+def found(result: "avgate.ScanResult") -> set[tuple[str, str]]:
+    """(signature name, path inside containers) of every detection."""
+    return {(d.name, d.path) for d in result.detections}
+
+
+def reasons(result: "avgate.ScanResult") -> list[tuple[str, str]]:
+    """(fallback reason, path) of every problem, in order."""
+    return [(p.reason, p.path) for p in result.errors]

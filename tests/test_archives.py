@@ -8,7 +8,7 @@ import pytest
 
 import avgate
 from content_fixtures import (
-    ARCHIVE_FORMATS, CLEAN, EICAR, EICAR_HDB, EICAR_NDB, LITERAL, LITERAL_NAME, archive, flipped, rar4_bytes,
+    ARCHIVE_FORMATS, found, reasons, CLEAN, EICAR, EICAR_HDB, EICAR_NDB, LITERAL, LITERAL_NAME, archive, flipped, rar4_bytes,
     rar5_bytes, sevenzip, tar_bytes, zip_aes, zip_bytes, zip_zipcrypto,
 )
 
@@ -20,22 +20,16 @@ def engine() -> avgate.Engine:
     return avgate.Engine(all_matches=True)
 
 
-def entry_detections(result: avgate.ScanResult) -> set[tuple[str, str]]:
-    return {(d.name, d.path) for d in result.detections}
-
-
-def reasons(result: avgate.ScanResult) -> list[tuple[str, str]]:
-    return [(p.reason, p.path) for p in result.errors]
 
 
 @pytest.mark.parametrize("fmt", ARCHIVE_FORMATS)
 def test_eicar_inside_every_format_is_found_by_entry_path(engine: avgate.Engine, fmt: str) -> None:
     data = archive(fmt, FILES)
     result = engine.scan_bytes(data, f"sample.{fmt}")
-    found = entry_detections(result)
+    detections = found(result)
     # the entry itself: by body signature and by its MD5 (only the entry has EICAR's exact bytes)
-    assert (EICAR_NDB, f"sample.{fmt}//payload.exe") in found
-    assert (EICAR_HDB, f"sample.{fmt}//payload.exe") in found
+    assert (EICAR_NDB, f"sample.{fmt}//payload.exe") in detections
+    assert (EICAR_HDB, f"sample.{fmt}//payload.exe") in detections
     assert result.errors == []
     assert result.decision.action == "block"
     assert result.stats.max_layer == 1
@@ -54,7 +48,7 @@ def test_detection_is_named_by_type_not_by_file_name(engine: avgate.Engine, tmp_
     with open(path, "wb") as f:
         f.write(zip_bytes({"inner/payload.exe": EICAR}))
     result = engine.scan_file(path)
-    assert (EICAR_HDB, f"{path}//inner/payload.exe") in entry_detections(result)
+    assert (EICAR_HDB, f"{path}//inner/payload.exe") in found(result)
 
 
 def test_stored_entry_is_also_found_in_the_containers_own_bytes(engine: avgate.Engine) -> None:
@@ -76,7 +70,7 @@ def test_file_path_input_and_7z_read_in_place(engine: avgate.Engine, tmp_path: "
     with open(path, "wb") as f:
         f.write(sevenzip({"dir.txt": CLEAN, "payload.exe": EICAR}))
     result = engine.scan_file(path)
-    assert (EICAR_HDB, f"{path}//payload.exe") in entry_detections(result)
+    assert (EICAR_HDB, f"{path}//payload.exe") in found(result)
 
 
 def test_7z_from_a_stream_is_spooled_and_walked(engine: avgate.Engine) -> None:
@@ -84,7 +78,7 @@ def test_7z_from_a_stream_is_spooled_and_walked(engine: avgate.Engine) -> None:
     with engine.stream("upload.7z") as stream:
         for i in range(0, len(data), 50):
             stream.feed(data[i : i + 50])
-    assert (EICAR_HDB, "upload.7z//payload.exe") in entry_detections(stream.result)
+    assert (EICAR_HDB, "upload.7z//payload.exe") in found(stream.result)
 
 
 def test_7z_spool_counts_against_the_memory_budget() -> None:
@@ -108,7 +102,7 @@ def test_encrypted_zip_entries_are_password_file_and_others_still_scanned(engine
     outer = zip_bytes({"locked.zip": encrypted, "later.exe": EICAR})
     result = engine.scan_bytes(outer, "mail.zip")
     assert ("password-file", "mail.zip//locked.zip//secret.doc") in reasons(result)
-    assert (EICAR_HDB, "mail.zip//later.exe") in entry_detections(result)
+    assert (EICAR_HDB, "mail.zip//later.exe") in found(result)
     alone = engine.scan_bytes(encrypted, "locked.zip")
     assert reasons(alone) == [("password-file", "locked.zip//secret.doc")]
     assert alone.decision.action == "log-and-permit" and alone.decision.reason == "password-file"
@@ -141,7 +135,7 @@ def test_rar5_file_encryption_is_password_file(engine: avgate.Engine) -> None:
     mixed = zip_bytes({"enc.rar": data, "plain.rar": rar5_bytes({"payload.exe": EICAR})})
     result = engine.scan_bytes(mixed, "m.zip")
     assert reasons(result) == [("password-file", "m.zip//enc.rar//a.exe"), ("password-file", "m.zip//enc.rar//b.txt")]
-    assert (EICAR_HDB, "m.zip//plain.rar//payload.exe") in entry_detections(result)
+    assert (EICAR_HDB, "m.zip//plain.rar//payload.exe") in found(result)
 
 
 def test_rar5_header_follower_across_block_boundaries() -> None:
@@ -212,7 +206,7 @@ def test_archives_without_checksums_scan_damaged_data_as_data(engine: avgate.Eng
     at = data.find(CLEAN[:40])
     result = engine.scan_bytes(flipped(data, at + 10), f"flip.{fmt}")
     assert result.errors == []  # nothing can tell
-    assert (EICAR_HDB, f"flip.{fmt}//payload.exe") in entry_detections(result)
+    assert (EICAR_HDB, f"flip.{fmt}//payload.exe") in found(result)
 
 
 def test_zip_crc_mismatch_is_reported_and_the_entry_still_scanned(engine: avgate.Engine) -> None:
@@ -221,14 +215,14 @@ def test_zip_crc_mismatch_is_reported_and_the_entry_still_scanned(engine: avgate
     result = engine.scan_bytes(damaged, "crc.zip")
     assert reasons(result) == [("corrupt-file", "crc.zip//payload.exe")]
     assert "CRC" in result.errors[0].detail
-    assert (EICAR_NDB, "crc.zip//payload.exe") in entry_detections(result)
+    assert (EICAR_NDB, "crc.zip//payload.exe") in found(result)
 
 
 def test_damaged_magic_of_a_strong_format_is_corrupt_but_scanned(engine: avgate.Engine) -> None:
     damaged = flipped(tar_bytes(FILES), 100)  # header checksum broken: libarchive does not recognise it
     result = engine.scan_bytes(damaged, "bad.tar")
     assert reasons(result) == [("corrupt-file", "bad.tar")]
-    assert (EICAR_NDB, "bad.tar") in entry_detections(result)
+    assert (EICAR_NDB, "bad.tar") in found(result)
 
 
 def test_weak_magic_that_is_no_archive_is_plain_data(engine: avgate.Engine) -> None:
@@ -236,7 +230,7 @@ def test_weak_magic_that_is_no_archive_is_plain_data(engine: avgate.Engine) -> N
     data = b"\xc7\x71" + os.urandom(600) + EICAR
     result = engine.scan_bytes(data, "random.bin")
     assert result.errors == []
-    assert entry_detections(result) == {(EICAR_NDB, "random.bin")}
+    assert found(result) == {(EICAR_NDB, "random.bin")}
 
 
 def test_random_and_empty_inputs_are_clean(engine: avgate.Engine) -> None:
@@ -264,7 +258,7 @@ def test_directories_and_links_are_not_nodes_but_count_as_files(engine: avgate.E
         tar.addfile(info, io.BytesIO(EICAR))
     result = engine.scan_bytes(buf.getvalue(), "dirs.tar")
     assert result.stats.files == 2  # the tar and the one file
-    assert (EICAR_HDB, "dirs.tar//d1/d2/payload.exe") in entry_detections(result)
+    assert (EICAR_HDB, "dirs.tar//d1/d2/payload.exe") in found(result)
     limited = avgate.Engine(profile=avgate.Profile(max_files=3), all_matches=True).scan_bytes(buf.getvalue(), "dirs.tar")
     assert reasons(limited) == [("content-size", "dirs.tar//d1/d2/payload.exe")]
 
@@ -292,6 +286,6 @@ def test_sparse_tar_holes_read_as_zeros(engine: avgate.Engine) -> None:
     data = bytes(header) + EICAR + bytes(-len(EICAR) % 512) + bytes(1024)
     assert tarfile.open(fileobj=io.BytesIO(data)).getmember("sparse.exe").size == size
     result = engine.scan_bytes(data, "sparse.tar")
-    assert (EICAR_NDB, "sparse.tar//sparse.exe") in entry_detections(result)
+    assert (EICAR_NDB, "sparse.tar//sparse.exe") in found(result)
     offsets = {d.offset for d in result.detections if d.path == "sparse.tar//sparse.exe"}
     assert offsets == {size}  # EICAR ends where the real file ends: the hole was fed

@@ -10,7 +10,7 @@ import pytest
 
 import avgate
 from content_fixtures import (
-    CLEAN, COMPRESSED_KINDS, EICAR, EICAR_HDB, EICAR_NDB, compress, flipped, tar_bytes, truncated, zip_bytes,
+    found, reasons, CLEAN, COMPRESSED_KINDS, EICAR, EICAR_HDB, EICAR_NDB, compress, flipped, tar_bytes, truncated, zip_bytes,
 )
 
 
@@ -19,12 +19,6 @@ def engine() -> avgate.Engine:
     return avgate.Engine(all_matches=True)
 
 
-def found(result: avgate.ScanResult) -> set[tuple[str, str]]:
-    return {(d.name, d.path) for d in result.detections}
-
-
-def reasons(result: avgate.ScanResult) -> list[tuple[str, str]]:
-    return [(p.reason, p.path) for p in result.errors]
 
 
 SUFFIX = {"gzip": "gz", "bzip2": "bz2", "xz": "xz", "lzma": "lzma", "zstd": "zst", "lz4": "lz4",

@@ -11,7 +11,7 @@ import pytest
 import avgate
 from avgate.mime_sections import Cursor, SectionReader, Terminators
 from content_fixtures import (
-    CLEAN, EICAR, EICAR_HDB, EICAR_NDB, LITERAL, LITERAL_NAME, forward, mail_with_attachment, mbox,
+    found, reasons, CLEAN, EICAR, EICAR_HDB, EICAR_NDB, LITERAL, LITERAL_NAME, forward, mail_with_attachment, mbox,
     tar_bytes, text_mail_with_uuencoded, zip_bytes,
 )
 from hypothesis import given, settings, strategies as st
@@ -22,12 +22,6 @@ def engine() -> avgate.Engine:
     return avgate.Engine(all_matches=True)
 
 
-def found(result: avgate.ScanResult) -> set[tuple[str, str]]:
-    return {(d.name, d.path) for d in result.detections}
-
-
-def reasons(result: avgate.ScanResult) -> list[tuple[str, str]]:
-    return [(p.reason, p.path) for p in result.errors]
 
 
 @pytest.mark.parametrize("encoding", ["base64", "quoted-printable", "uuencode"])

@@ -1,5 +1,6 @@
 /* Body-signature verification over anchor hits (see sigverify.h). */
 #include "sigverify.h"
+#include "tail.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -508,18 +509,7 @@ static int cmp_hit(const void *a, const void *b) {
 }
 
 static void keep_history(sv_node *n, const uint8_t *chunk, size_t len) {
-    const size_t keep = n->hist_cap;
-    if (!keep) return;
-    if (len >= keep) {
-        memcpy(n->hist, chunk + len - keep, keep);
-        n->hist_len = keep;
-    } else {
-        size_t total = n->hist_len + len;
-        size_t drop = total > keep ? total - keep : 0;
-        memmove(n->hist, n->hist + drop, n->hist_len - drop);
-        memcpy(n->hist + n->hist_len - drop, chunk, len);
-        n->hist_len = total - drop;
-    }
+    if (n->hist_cap) avg_keep_tail(n->hist, &n->hist_len, n->hist_cap, chunk, len);
 }
 
 /* ---- the public face ---------------------------------------------------- */
