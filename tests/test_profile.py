@@ -302,17 +302,6 @@ JUNOS_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("text, line, message", JUNOS_ERRORS)
-def test_junos_errors_name_file_and_line(tmp_path, text, line, message):
-    path = tmp_path / "av.conf"
-    path.write_text(text)
-    with pytest.raises(ProfileError) as error:
-        load_profiles(path)
-    assert error.value.line == line
-    assert message in error.value.message
-    assert str(error.value).startswith(f"{path}:{line}: ")
-
-
 # -- the TOML loader --------------------------------------------------------
 
 TOML_ERRORS = [
@@ -334,9 +323,12 @@ TOML_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("text, line, message", TOML_ERRORS)
-def test_toml_errors_name_file_and_line(tmp_path, text, line, message):
-    path = tmp_path / "av.toml"
+@pytest.mark.parametrize(
+    "name, text, line, message",
+    [("av.conf", *case) for case in JUNOS_ERRORS] + [("av.toml", *case) for case in TOML_ERRORS],
+)
+def test_errors_name_file_and_line(tmp_path, name, text, line, message):
+    path = tmp_path / name  # the suffix picks the loader: .toml is TOML, anything else Junos-style
     path.write_text(text)
     with pytest.raises(ProfileError) as error:
         load_profiles(path)
