@@ -1,4 +1,9 @@
 """avgate: an antivirus scan engine for Python with a native core."""
+import logging as _logging
+
+# A library logs, the application decides where to: no output unless configured
+# (log-and-permit decisions are WARNING records on "avgate.policy").
+_logging.getLogger("avgate").addHandler(_logging.NullHandler())
 from ._matcher import Matcher, MatchStream
 from .database import Database, DatabaseError
 from .engine import Engine, ScanStream

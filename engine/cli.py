@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import sys
 import time
@@ -173,7 +174,35 @@ def collect_files(paths: Iterable[str], exclude: Sequence[str], follow_symlinks:
         yield from iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks)
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, and the
+    structured `avgate` payload (policy.log_permitted puts the decision there)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload = getattr(record, "avgate", None)
+        if payload is not None:
+            data["avgate"] = payload
+        return json.dumps(data, default=str)
+
+
+def configure_log(path: Optional[str]) -> None:
+    if not path:
+        return
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonLogFormatter())
+    logger = logging.getLogger("avgate")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
+    configure_log(args.log)
     try:
         engine = make_engine(args)
         summary = Summary()
@@ -286,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print only files with a detection or a fallback")
     scan.add_argument("--all-match", action="store_true",
                       help="report every matching signature, not only the first one per file")
+    scan.add_argument("--log", metavar="FILE",
+                      help="append the engine's log records to FILE as JSON lines (one per "
+                           "log-and-permit decision, with the reasons and paths)")
     scan.add_argument("--no-summary", action="store_true", help="do not print the summary")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     scan.add_argument("-q", "--quiet", action="store_true",

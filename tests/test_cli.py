@@ -154,3 +154,28 @@ def test_help_explains_options() -> None:
     for option in ("--database", "--profile", "--jobs", "--json", "--infected", "--exclude", "--quiet", "exit codes"):
         assert option in text
     assert avgate("version").stdout.startswith(b"avgate ")
+
+
+def test_log_and_permit_is_logged_as_json_lines(tmp_path: Path) -> None:
+    import zipfile
+
+    target = tmp_path / "in"
+    target.mkdir()
+    encrypted = target / "enc.zip"
+    made = subprocess.run(["zip", "-q", "-P", "secret", str(encrypted), "-"], input=b"payload", capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("the zip tool is not installed")
+    with zipfile.ZipFile(target / "plain.zip", "w") as z:
+        z.writestr("a.txt", "clean")
+    log = tmp_path / "avgate.log"
+    proc = avgate("scan", "--no-summary", "--log", str(log), str(target))
+    assert proc.returncode == 0, proc.stderr  # log-and-permit passes
+    assert proc.stderr == b""  # nothing on stderr unless asked
+    assert f"{encrypted}//-: password-file LOG-AND-PERMIT" in lines(proc)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    assert record["level"] == "warning" and record["logger"] == "avgate.policy"
+    assert record["avgate"]["action"] == "log-and-permit"
+    assert record["avgate"]["reason"] == "password-file"
+    assert record["avgate"]["errors"][0]["path"] == f"{encrypted}//-"
