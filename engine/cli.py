@@ -167,11 +167,14 @@ class Progress:
 # -- commands --------------------------------------------------------------------
 
 
-def collect_files(paths: Iterable[str], exclude: Sequence[str], follow_symlinks: bool) -> Iterator[str]:
+def collect_files(
+    paths: Iterable[str], exclude: Sequence[str], follow_symlinks: bool, unreadable: list[tuple[str, OSError]]
+) -> Iterator[str]:
     for path in paths:
         if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or directory")
-        yield from iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks)
+        yield from iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks,
+                              onerror=lambda where, exc: unreadable.append((where, exc)))
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -208,7 +211,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         summary = Summary()
         paths = args.paths or ["."]
         stdin_wanted = "-" in paths
-        files = list(collect_files([p for p in paths if p != "-"], args.exclude, args.follow_symlinks))
+        unreadable: list[tuple[str, OSError]] = []
+        files = list(collect_files([p for p in paths if p != "-"], args.exclude, args.follow_symlinks, unreadable))
     except (DatabaseError, ProfileError, UsageError, OSError, ValueError) as exc:
         print(f"avgate: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -228,6 +232,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 progress.write(line)
 
     try:
+        for where, error in unreadable:  # directories the walk could not list: said, not skipped
+            report(engine.unreadable(where, error))
         if stdin_wanted:
             report(engine.scan_fileobj(sys.stdin.buffer, name="stdin"))
         jobs = worker_count(args.jobs)

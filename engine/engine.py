@@ -15,12 +15,12 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from . import content, scanner
 from .content import Source
 from .database import Database
-from .errors import ScanError
+from .errors import InternalError, ScanError
 from .governor import Governor, MiB, ScanBudget
 from .policy import decide
 from .profile import Profile
@@ -156,9 +156,26 @@ class Engine:
         exclude: Iterable[str] = (),
         follow_symlinks: bool = False,
     ) -> Iterator[ScanResult]:
-        """Scan a file, or every file under a directory (recursively)."""
-        for file in iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks):
+        """Scan a file, or every file under a directory (recursively). A
+        directory that cannot be read yields a result of its own (reason
+        `default`), so nothing is skipped silently."""
+        unreadable: list[tuple[str, OSError]] = []
+        files = iter_files(path, exclude=exclude, follow_symlinks=follow_symlinks,
+                           onerror=lambda where, exc: unreadable.append((where, exc)))
+        for file in files:
+            while unreadable:
+                yield self.unreadable(*unreadable.pop(0))
             yield self.scan_file(file)
+        while unreadable:
+            yield self.unreadable(*unreadable.pop(0))
+
+    def unreadable(self, path: str, error: OSError) -> ScanResult:
+        """The result for a directory a tree walk could not read."""
+        detail = f"cannot read directory: {error.strerror or error}"
+        result = ScanResult(path=path, errors=[Problem(InternalError.reason, path, detail)])
+        result.decision = decide(result, self.profile)
+        self._stats.record(result)
+        return result
 
     def stream(self, name: str = "stream") -> "ScanStream":
         """Incremental scan for content that arrives in pieces."""
@@ -198,11 +215,18 @@ def scan_working_set() -> int:
     return int(getattr(content, "CHUNK_SIZE", MiB))
 
 
-def iter_files(path: PathLike, *, exclude: Iterable[str] = (), follow_symlinks: bool = False) -> Iterator[str]:
+def iter_files(
+    path: PathLike,
+    *,
+    exclude: Iterable[str] = (),
+    follow_symlinks: bool = False,
+    onerror: Optional[Callable[[str, OSError], None]] = None,
+) -> Iterator[str]:
     """Regular files under `path`, in a stable (sorted) order. `exclude` globs
     match a path or its last name; symbolic links are skipped unless
     followed (then each directory is walked once, so link loops end);
-    sockets, FIFOs and devices are never opened."""
+    sockets, FIFOs and devices are never opened. A directory that cannot be
+    listed is passed to `onerror(path, exc)` (default: skipped)."""
     patterns = list(exclude)
 
     def excluded(p: str) -> bool:
@@ -226,7 +250,9 @@ def iter_files(path: PathLike, *, exclude: Iterable[str] = (), follow_symlinks: 
         try:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
+        except OSError as exc:
+            if onerror is not None:
+                onerror(directory, exc)
             return
         # DirEntry answers from the directory listing itself: no stat per file
         for entry in entries:

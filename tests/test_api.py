@@ -148,3 +148,27 @@ def test_first_detection_decides_unless_all_matches(tmp_path: Path) -> None:
     assert len(avgate.Engine().scan_bytes(data).detections) == 1
     names = [d.name for d in avgate.Engine(all_matches=True).scan_bytes(data).detections]
     assert sorted(names) == ["Avgate.Test.Literal-1", "Win.Test.EICAR_NDB-1"]
+
+
+def test_unreadable_directory_is_reported_not_skipped(
+    engine: avgate.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "x.bin").write_bytes(LITERAL)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "y.bin").write_bytes(b"never read")
+    real_scandir = os.scandir
+
+    def scandir(path):  # root reads every directory, so deny one the way the kernel would
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    results = {Path(r.path).name: r for r in engine.scan_path(tmp_path)}
+    assert set(results) == {"locked", "x.bin"}
+    locked = results["locked"]
+    assert [(e.reason, e.detail) for e in locked.errors] == [("default", "cannot read directory: Permission denied")]
+    assert locked.decision.action == "block"
+    assert results["x.bin"].verdict == "infected"  # the rest of the tree was scanned
+    assert engine.scan_bytes(b"clean").verdict == "clean"
