@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Sequence, TextIO
 
 from . import __version__, cli_db, cli_profile
@@ -90,6 +91,43 @@ def result_json(result: ScanResult) -> str:
     return json.dumps(record, sort_keys=False)
 
 
+@dataclass
+class Report:
+    """What the command needs of some scanned files: the lines to print and
+    the counters (built where the files were scanned: in a worker, the
+    results themselves never cross the pipe)."""
+
+    lines: list[str]
+    stats: dict[str, Any]
+    files: int
+    input_bytes: int
+
+
+def output_lines(result: ScanResult, args: argparse.Namespace) -> list[str]:
+    """What `avgate scan` prints for one result under --json/--infected/--quiet."""
+    problem = bool(result.detections or result.errors)
+    if args.json:
+        return [result_json(result)] if problem or not args.quiet else []
+    return result_lines(result) if problem or not (args.quiet or args.infected) else []
+
+
+def input_size(result: ScanResult) -> int:
+    try:
+        return os.path.getsize(result.path)
+    except OSError:
+        return 0
+
+
+def report_of(results: list[ScanResult], args: argparse.Namespace) -> Report:
+    """A worker's batch, summarised where it was scanned."""
+    stats = Stats()
+    lines: list[str] = []
+    for result in results:
+        stats.record(result)
+        lines.extend(output_lines(result, args))
+    return Report(lines, stats.snapshot(), len(results), sum(map(input_size, results)))
+
+
 class Summary:
     """The scan's counters (the gateway's statistics, stats.py) plus what a
     command-line summary adds: time and rate."""
@@ -100,6 +138,9 @@ class Summary:
 
     def add(self, result: ScanResult) -> None:
         self.stats.record(result)
+
+    def add_report(self, report: Report) -> None:
+        self.stats.merge(report.stats)
 
     def exit_code(self) -> int:
         snapshot = self.stats.snapshot()
@@ -143,14 +184,11 @@ class Progress:
         self.done = 0
         self.count = len(files)
 
-    def update(self, path: str) -> None:
+    def update(self, files: int, nbytes: int) -> None:
         if self.bar is None:
             return
-        self.done += 1
-        try:
-            self.bar.update(os.path.getsize(path))
-        except OSError:
-            pass
+        self.done += files
+        self.bar.update(nbytes)
         self.bar.set_description(f"{self.done}/{self.count} files", refresh=False)
 
     def write(self, text: str) -> None:
@@ -220,30 +258,32 @@ def cmd_scan(args: argparse.Namespace) -> int:
     show_progress = sys.stderr.isatty() and not (args.quiet or args.json or args.no_progress)
     progress = Progress(files, show_progress)
 
-    def report(result: ScanResult) -> None:
+    def show(result: ScanResult) -> None:
         summary.add(result)
-        progress.update(result.path)
-        if args.quiet and not result.detections and not result.errors:
-            return
-        if args.json:
-            progress.write(result_json(result))
-        elif not (args.infected and not result.detections and not result.errors):
-            for line in result_lines(result):
-                progress.write(line)
+        progress.update(1, input_size(result) if progress.bar is not None else 0)
+        for line in output_lines(result, args):
+            progress.write(line)
+
+    def show_report(report: Report) -> None:
+        summary.add_report(report)
+        progress.update(report.files, report.input_bytes)
+        for line in report.lines:
+            progress.write(line)
 
     try:
         for where, error in unreadable:  # directories the walk could not list: said, not skipped
-            report(engine.unreadable(where, error))
+            show(engine.unreadable(where, error))
         if stdin_wanted:
-            report(engine.scan_fileobj(sys.stdin.buffer, name="stdin"))
+            show(engine.scan_fileobj(sys.stdin.buffer, name="stdin"))
         jobs = worker_count(args.jobs)
         if jobs > 1 and len(files) > 1:
             factory = functools.partial(make_engine, args)
-            for result in scan_files_in_workers(factory, files, jobs, engine):
-                report(result)
+            summarize = functools.partial(report_of, args=args)
+            for report in scan_files_in_workers(factory, files, jobs, summarize, engine):
+                show_report(report)
         else:
             for file in files:
-                report(engine.scan_file(file))
+                show(engine.scan_file(file))
     except KeyboardInterrupt:
         progress.close()
         return 130

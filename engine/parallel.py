@@ -10,23 +10,27 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 
 from .result import ScanResult
 
 __all__ = ["scan_files_in_workers"]
 
+T = TypeVar("T")
+
 _worker_engine: Any = None
+_worker_summarize: Any = None
 
 
-def _init_worker(make_engine: Callable[[], Any]) -> None:
-    global _worker_engine
+def _init_worker(make_engine: Callable[[], Any], summarize: Callable[[list[ScanResult]], Any]) -> None:
+    global _worker_engine, _worker_summarize
     if _worker_engine is None:  # forked workers inherit the parent's engine
         _worker_engine = make_engine()
+    _worker_summarize = summarize
 
 
-def _scan_batch(paths: list[str]) -> list[ScanResult]:
-    return [_worker_engine.scan_file(path) for path in paths]
+def _scan_batch(paths: list[str]) -> Any:
+    return _worker_summarize([_worker_engine.scan_file(path) for path in paths])
 
 
 def batches(files: Iterable[str], max_bytes: int = 8 << 20, max_files: int = 64) -> Iterator[list[str]]:
@@ -53,10 +57,15 @@ def scan_files_in_workers(
     make_engine: Callable[[], Any],
     files: Iterable[str],
     jobs: int,
+    summarize: Callable[[list[ScanResult]], T],
     engine: Any = None,
-) -> Iterator[ScanResult]:
-    """Yield one ScanResult per file, in input order. `make_engine` must be
-    picklable (a module-level function or a functools.partial of one); with
+) -> Iterator[T]:
+    """Scan files in `jobs` processes; yield `summarize(results)` for each
+    batch of consecutive files, in input order. Summarising in the worker
+    keeps the parent light: it shares the cores with the workers, so what
+    crosses the pipe should be what the parent needs (text to print,
+    counters), not every result object. `make_engine` and `summarize` must be
+    picklable (module-level functions or functools.partial of them); with
     fork, workers use `engine` (the parent's, already loaded) instead."""
     global _worker_engine
     # fork where it exists: workers start in milliseconds and share the
@@ -66,9 +75,8 @@ def scan_files_in_workers(
     _worker_engine = engine if method == "fork" else None
     try:
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(make_engine,)) as pool:
-            for results in pool.map(_scan_batch, batches(files)):
-                yield from results
+                                 initargs=(make_engine, summarize)) as pool:
+            yield from pool.map(_scan_batch, batches(files))
     finally:
         _worker_engine = None
 

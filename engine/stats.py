@@ -75,6 +75,23 @@ class Stats:
             else:
                 self.clean += 1
 
+    def merge(self, snapshot: dict[str, Any]) -> None:
+        """Add another Stats' snapshot (a worker process's, say) to these counters."""
+        with self._lock:
+            self.requests += snapshot["scan_requests"]
+            self.clean += snapshot["clean"]
+            self.threat_found += snapshot["threat_found"]
+            self.fallback += snapshot["fallback"]
+            self.bytes_scanned += snapshot["bytes_scanned"]
+            for code, n in snapshot["scan_codes"].items():
+                self.codes[code] = self.codes.get(code, 0) + n
+            for action, n in snapshot["fallback_actions"].items():
+                self.by_action[action] = self.by_action.get(action, 0) + n
+            for reason, actions in snapshot["fallback_by_reason"].items():
+                mine = self.by_reason.setdefault(reason, dict.fromkeys(ACTIONS, 0))
+                for action, n in actions.items():
+                    mine[action] = mine.get(action, 0) + n
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
