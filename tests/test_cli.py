@@ -95,10 +95,13 @@ def test_stdin(tree: Path) -> None:
 def test_jobs_give_the_same_results_in_the_same_order(tree: Path) -> None:
     for i in range(30):
         (tree / "docs" / f"f{i:02}.txt").write_bytes(os.urandom(2000))
-    one = avgate("scan", "--no-summary", "-j", "1", str(tree))
-    two = avgate("scan", "--no-summary", "-j", "2", str(tree))
+    one = avgate("scan", "-j", "1", str(tree))
+    two = avgate("scan", "-j", "2", str(tree))
     assert one.returncode == two.returncode == 1
-    assert lines(one) == lines(two) and len(lines(one)) >= 34
+    # the same lines and the same summary counters (workers' counters are merged)
+    same = [line for line in lines(one) if not line.startswith("Time:")]
+    assert same == [line for line in lines(two) if not line.startswith("Time:")]
+    assert len(same) >= 34 and "Scan requests: 34 (clean 32, threat found 2, fallback 0)" in same
 
 
 def test_exclude_and_symlinks(tree: Path) -> None:
