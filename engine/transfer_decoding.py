@@ -26,14 +26,15 @@ UU_BEGIN = re.compile(rb"begin [0-7]{1,4} ([^\r\n]*)")
 _UU_END = re.compile(rb"end\s*")
 
 
-class Base64Source:
+class _SectionDecoder:
+    """A BlockSource that decodes its section as it streams: each span goes
+    through `_feed`, the end through `_finish`; spans that decode to nothing
+    yet (a partial quantum or escape) are not returned as empty blocks."""
+
     volatile = False
 
-    def __init__(self, section: BlockSource, path: str, report: Report) -> None:
+    def __init__(self, section: BlockSource) -> None:
         self.section = section
-        self.path = path
-        self.report = report
-        self._pending = b""
         self._done = False
 
     def read(self) -> bytes:
@@ -42,11 +43,28 @@ class Base64Source:
             if not span:
                 self._done = True
                 return self._finish()
-            self._pending += bytes(span).translate(None, _NOT_B64)
-            out = self._decode_complete()
+            out = self._feed(bytes(span))
             if out:
                 return out
         return b""
+
+    def _feed(self, span: bytes) -> bytes:
+        raise NotImplementedError
+
+    def _finish(self) -> bytes:
+        raise NotImplementedError
+
+
+class Base64Source(_SectionDecoder):
+    def __init__(self, section: BlockSource, path: str, report: Report) -> None:
+        super().__init__(section)
+        self.path = path
+        self.report = report
+        self._pending = b""
+
+    def _feed(self, span: bytes) -> bytes:
+        self._pending += span.translate(None, _NOT_B64)
+        return self._decode_complete()
 
     def _decode_complete(self) -> bytes:
         """Decode every whole quantum; a padded quantum ends one encoded
@@ -79,30 +97,22 @@ class Base64Source:
         return binascii.a2b_base64(data + b"=" * (-len(data) % 4)) if data else b""
 
 
-class QuotedPrintableSource:
-    volatile = False
-
+class QuotedPrintableSource(_SectionDecoder):
     def __init__(self, section: BlockSource) -> None:
-        self.section = section
+        super().__init__(section)
         self._carry = b""
-        self._done = False
 
-    def read(self) -> bytes:
-        while not self._done:
-            span = self.section.read()
-            if not span:
-                self._done = True
-                data, self._carry = self._carry, b""
-                return binascii.a2b_qp(data) if data else b""
-            data = self._carry + bytes(span)
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                cut = max(0, len(data) - 2)  # keep a possible "=X" escape whole
-            self._carry = data[cut:]
-            out = binascii.a2b_qp(data[:cut])
-            if out:
-                return out
-        return b""
+    def _feed(self, span: bytes) -> bytes:
+        data = self._carry + span
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            cut = max(0, len(data) - 2)  # keep a possible "=X" escape whole
+        self._carry = data[cut:]
+        return binascii.a2b_qp(data[:cut])
+
+    def _finish(self) -> bytes:
+        data, self._carry = self._carry, b""
+        return binascii.a2b_qp(data) if data else b""
 
 
 class Lines(Protocol):
